@@ -1,0 +1,35 @@
+"""Navigation for the page shell: the sections the user's roles may open."""
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from creditrisk.core.roles import can_open
+
+# (section key in roles.SECTION_ROLES, url name, label)
+SECTIONS = [
+    ("dashboard", "dashboard", _("Dashboard")),
+    ("customers", "customers:list", _("Customers")),
+    ("alerts", "alerts", _("Alerts")),
+    ("reviews", "reviews", _("Reviews")),
+    ("limits", "limits", _("Limits")),
+    ("held_orders", "held_orders", _("Held orders")),
+    ("scoring", "scoring:index", _("Scoring")),
+    ("imports", "imports", _("Imports")),
+    ("jobs", "jobs", _("Jobs")),
+    ("audit", "audit", _("Audit")),
+    ("settings", "settings", _("Settings")),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_sections": []}
+    path = request.path
+    sections = []
+    for key, name, label in SECTIONS:
+        if not can_open(user, key):
+            continue
+        url = reverse(name)
+        sections.append({"key": key, "url": url, "label": label, "active": path.startswith(url)})
+    return {"nav_sections": sections}

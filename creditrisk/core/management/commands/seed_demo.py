@@ -1,0 +1,38 @@
+"""seed_demo: a realistic demo portfolio and demo users for every role."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from creditrisk.core.demo import demo_users_create
+
+
+class Command(BaseCommand):
+    help = "Create demo users for every role and a deterministic demo portfolio."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=300, help="number of customers (default 300)")
+        parser.add_argument("--months", type=int, default=24, help="months of invoice history (default 24)")
+        parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+        parser.add_argument("--if-empty", action="store_true", help="do nothing if demo users already exist")
+        parser.add_argument("--force", action="store_true", help="allow seeding in production")
+
+    def handle(self, *args, **options):
+        if settings.PRODUCTION and not options["force"]:
+            raise CommandError("Refusing to seed demo data in production (pass --force if you really mean it).")
+        if options["customers"] < 0 or options["months"] < 1:
+            raise CommandError("--customers must be >= 0 and --months >= 1.")
+        from django.contrib.auth import get_user_model
+
+        if options["if_empty"] and get_user_model().objects.filter(username="analyst").exists():
+            self.stdout.write("Demo data already present; nothing to do.")
+            self._print_logins(demo_users_create())
+            return
+        users = demo_users_create()
+        self._print_logins(users)
+
+    def _print_logins(self, users):
+        self.stdout.write(self.style.SUCCESS("Demo logins (username / password / role):"))
+        for username, password, role in users:
+            self.stdout.write(f"  {username:<12} {password:<22} {role}")

@@ -1,0 +1,50 @@
+"""The one place that defines the default periodic schedules.
+
+Operations edit them in the browser (/jobs/, stored by django-celery-beat); `schedules_install`
+creates the defaults once and never overwrites an operator's change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DefaultSchedule:
+    name: str
+    task: str
+    crontab: dict[str, str]
+    description: str
+    kwargs: dict = field(default_factory=dict)
+
+
+DEFAULT_SCHEDULES: list[DefaultSchedule] = [
+    DefaultSchedule(
+        name="Hourly broker heartbeat",
+        task="core.heartbeat",
+        crontab={"minute": "5", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
+        description="Records that the worker and beat are alive (shown on /jobs/ and /healthz).",
+    ),
+]
+
+
+def schedules_install() -> int:
+    """Create missing default schedules; returns how many were created."""
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    from django.conf import settings
+
+    created = 0
+    for schedule in DEFAULT_SCHEDULES:
+        if PeriodicTask.objects.filter(name=schedule.name).exists():
+            continue
+        crontab, _ = CrontabSchedule.objects.get_or_create(**schedule.crontab, timezone=settings.TIME_ZONE)
+        PeriodicTask.objects.create(
+            name=schedule.name,
+            task=schedule.task,
+            crontab=crontab,
+            description=schedule.description,
+            enabled=True,
+        )
+        created += 1
+    return created
