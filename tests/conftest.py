@@ -23,9 +23,15 @@ def _make_user(username: str, role: str | None = None, *, superuser: bool = Fals
 
 
 @pytest.fixture(autouse=True)
-def _roles(db):
-    """Roles exist in every test database (migrations made them; permissions are re-synced cheaply)."""
-    sync_role_permissions()
+def _fast_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _roles(django_db_setup, django_db_blocker):
+    """The role groups get the permissions of every model (post_migrate already did; make sure once)."""
+    with django_db_blocker.unblock():
+        sync_role_permissions()
 
 
 @pytest.fixture
