@@ -20,6 +20,12 @@ class DefaultSchedule:
 
 DEFAULT_SCHEDULES: list[DefaultSchedule] = [
     DefaultSchedule(
+        name="Nightly portfolio re-score",
+        task="scoring.portfolio_rescore",
+        crontab={"minute": "0", "hour": "2", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
+        description="Re-scores every customer as of today (chunked across the workers).",
+    ),
+    DefaultSchedule(
         name="Hourly broker heartbeat",
         task="core.heartbeat",
         crontab={"minute": "5", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},

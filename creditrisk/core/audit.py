@@ -37,7 +37,7 @@ def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict:
         value = getattr(instance, field.attname)
         if isinstance(value, Decimal):
             value = str(value)
-        elif hasattr(value, "name") and hasattr(value, "url"):  # FieldFile
+        elif hasattr(value, "name") and hasattr(value, "storage"):  # FieldFile (.url raises when empty)
             value = value.name or None
         data[field.attname] = value
     return _jsonable(data)

@@ -16,12 +16,15 @@ def database_status() -> dict:
 
 
 def broker_status(timeout: float = 2.0) -> dict:
-    from creditrisk.celery import app
+    """Open a fresh connection to the configured broker (not a pooled one, which could hide an outage)."""
+    from django.conf import settings
+    from kombu import Connection
 
     try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=timeout)
-            transport = conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_type
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=timeout,
+                        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=timeout)
+            transport = conn.transport.driver_type
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": exc.__class__.__name__}
     return {"ok": True, "transport": str(transport)}

@@ -9,12 +9,19 @@ from __future__ import annotations
 from fnmatch import fnmatch
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils.translation import gettext_lazy as _
 
 ANALYST = "analyst"
 MANAGER = "manager"
 OPERATIONS = "operations"
 AUDITOR = "auditor"
 ROLES = (ANALYST, MANAGER, OPERATIONS, AUDITOR)
+ROLE_LABELS = {
+    ANALYST: _("Credit analyst"),
+    MANAGER: _("Credit manager"),
+    OPERATIONS: _("Operations"),
+    AUDITOR: _("Auditor"),
+}
 
 _DOMAIN_APPS = ("customers", "scoring", "monitoring", "mitigation")
 _VIEW_ALL = [f"{app}.view_*" for app in (*_DOMAIN_APPS, "core")]

@@ -52,9 +52,27 @@ def make_placeholder(section: str, title):
 
 @section_required("dashboard")
 def dashboard(request):
-    from creditrisk.core.roles import user_roles
+    from creditrisk.core.roles import ROLE_LABELS, user_roles
+    from customers.selectors import AGING_BUCKETS
+    from monitoring.selectors import portfolio_summary
 
-    return render(request, "core/dashboard.html", {"roles": sorted(user_roles(request.user))})
+    roles = [ROLE_LABELS.get(role, role) for role in sorted(user_roles(request.user))]
+    summary = portfolio_summary(as_of=timezone.localdate())
+    aging_chart = {
+        "type": "bar", "format": "money", "legend": False,
+        "labels": [str(label) for _key, label in AGING_BUCKETS],
+        "datasets": [{"label": _("Open AR"), "data": [float(summary["aging"][key]) for key, _label in AGING_BUCKETS],
+                      "colors": ["#1f7a4d", "#2f7dd1", "#a86400", "#c2410c", "#b3261e"]}],
+    }
+    grade_chart = {
+        "type": "bar", "format": "money",
+        "labels": [row["grade"] for row in summary["exposure_by_grade"]],
+        "datasets": [{"label": _("Open AR"), "data": [float(row["open_ar"]) for row in summary["exposure_by_grade"]]}],
+    }
+    return render(request, "core/dashboard.html", {
+        "roles": roles, "summary": summary, "aging_chart": aging_chart, "grade_chart": grade_chart,
+        "title": _("Dashboard"),
+    })
 
 
 @section_required("audit")

@@ -15,13 +15,8 @@ def test_it_reports_database_and_broker_without_login(client):
 
 @pytest.mark.django_db
 def test_it_answers_503_when_the_broker_is_unreachable(client, settings):
-    from creditrisk.celery import app
-
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        response = client.get("/healthz")
-    finally:
-        app.conf.broker_url = original
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False

@@ -37,6 +37,11 @@ EXPECTED: dict[str, set[str] | str] = {
     "api:me": ALL | {"outsider"},
     "api:schema": ALL | {"outsider"},
     "api:docs": ALL | {"outsider"},
+    **{f"api:{resource}-{kind}": ALL for resource in ("customer", "invoice", "payment", "order",
+                                                       "financial-statement", "credit-report")
+       for kind in ("list", "detail")},
+    "api:invoice-bulk": {"analyst", "manager", "admin"},  # GET is 405 for writers, 403 for the rest
+    "api:payment-bulk": {"analyst", "manager", "admin"},
 }
 
 # Values for URL parameters; the fixture below creates the objects they name.

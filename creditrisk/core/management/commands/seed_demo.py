@@ -9,13 +9,15 @@ from creditrisk.core.demo import demo_users_create
 
 
 class Command(BaseCommand):
-    help = "Create demo users for every role and a deterministic demo portfolio."
+    help = ("Create demo users for every role and a deterministic demo portfolio (customers, groups, invoices, "
+            "payments, orders, financial statements, credit reports). The portfolio is only built into an empty "
+            "customer table: with existing customers the command refuses, or with --if-empty leaves them alone.")
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=300, help="number of customers (default 300)")
         parser.add_argument("--months", type=int, default=24, help="months of invoice history (default 24)")
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-        parser.add_argument("--if-empty", action="store_true", help="do nothing if demo users already exist")
+        parser.add_argument("--if-empty", action="store_true", help="do nothing if demo users (or customers) already exist")
         parser.add_argument("--force", action="store_true", help="allow seeding in production")
 
     def handle(self, *args, **options):
@@ -30,7 +32,24 @@ class Command(BaseCommand):
             self._print_logins(demo_users_create())
             return
         users = demo_users_create()
+        self._seed_portfolio(options)
         self._print_logins(users)
+
+    def _seed_portfolio(self, options):
+        from customers.demo import MAX_CUSTOMERS, portfolio_exists, seed_portfolio
+
+        if options["customers"] == 0:
+            return
+        if options["customers"] > MAX_CUSTOMERS:
+            raise CommandError(f"--customers must be at most {MAX_CUSTOMERS:,}.")
+        if portfolio_exists():
+            if options["if_empty"]:
+                self.stdout.write("Customers already exist; the demo portfolio is left as it is.")
+                return
+            raise CommandError("The database already holds customers; seed_demo only builds a portfolio into an "
+                               "empty customer table (pass --if-empty to skip it, or --customers 0).")
+        seed_portfolio(customers=options["customers"], months=options["months"], seed=options["seed"],
+                       stdout=self.stdout)
 
     def _print_logins(self, users):
         self.stdout.write(self.style.SUCCESS("Demo logins (username / password / role):"))
