@@ -6,7 +6,6 @@ from datetime import datetime, time
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_GET
 from creditrisk.core.decorators import section_required
 from creditrisk.core.health import broker_status, database_status
 from creditrisk.core.models import AuditEvent
+from creditrisk.core.pagination import CappedCountPaginator
 
 
 @login_not_required
@@ -98,7 +98,7 @@ def audit_list(request):
         events = events.filter(created_at__gte=datetime.combine(date_from, time.min, tzinfo=tz))
     if date_to:
         events = events.filter(created_at__lte=datetime.combine(date_to, time.max, tzinfo=tz))
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = CappedCountPaginator(events, 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "filters": {"subject": subject, "actor": actor, "action": action,
