@@ -110,6 +110,10 @@ class Contact(TimeStampedModel):
         ordering = ["-is_primary", "name"]
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=Q(is_primary=True),
+                                    name="contact_one_primary_per_customer"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -156,7 +160,8 @@ class InvoiceStatus(models.TextChoices):
 
 
 class Invoice(TimeStampedModel):
-    """An open item. amount_paid and paid_date are derived from payment allocations."""
+    """An open item. amount_paid, paid_date and status (open/paid) are derived by
+    customers.services.invoice_paid_recompute from ``paid_outside`` plus the payment allocations."""
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
     number = models.CharField(_("number"), max_length=60)
@@ -165,6 +170,12 @@ class Invoice(TimeStampedModel):
     amount = models.DecimalField(_("amount"), **MONEY, validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
     amount_paid = models.DecimalField(_("amount paid"), **MONEY, default=ZERO)
+    paid_outside = models.DecimalField(
+        _("paid outside"), **MONEY, default=ZERO,
+        help_text=_("Amount settled outside the payments recorded here, as reported by the ERP."))
+    paid_outside_date = models.DateField(
+        _("paid outside on"), null=True, blank=True,
+        help_text=_("Date of the settlement outside the recorded payments, if the ERP reports it."))
     paid_date = models.DateField(_("paid date"), null=True, blank=True,
                                  help_text=_("Date the invoice was fully settled."))
     status = models.CharField(_("status"), max_length=12, choices=InvoiceStatus.choices,
@@ -180,6 +191,11 @@ class Invoice(TimeStampedModel):
             models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
             models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_paid_not_negative"),
             models.CheckConstraint(condition=Q(due_date__gte=F("issue_date")), name="invoice_due_after_issue"),
+            models.CheckConstraint(condition=Q(amount_paid__lte=F("amount")), name="invoice_paid_within_amount"),
+            models.CheckConstraint(condition=Q(paid_outside__gte=0) & Q(paid_outside__lte=F("amount")),
+                                   name="invoice_paid_outside_within_amount"),
+            models.CheckConstraint(condition=~Q(status="written_off") | Q(written_off_date__isnull=False),
+                                   name="invoice_written_off_has_date"),
         ]
         indexes = [
             models.Index(fields=["customer", "issue_date"], name="invoice_customer_issue_idx"),
@@ -228,6 +244,9 @@ class PaymentAllocation(models.Model):
             models.UniqueConstraint(fields=["payment", "invoice"], name="allocation_unique_pair"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} → {self.invoice_id}: {self.amount}"
 
 
 class OrderStatus(models.TextChoices):
@@ -304,6 +323,11 @@ class FinancialStatement(TimeStampedModel):
             models.CheckConstraint(condition=Q(total_assets__gt=0), name="statement_assets_positive"),
             models.CheckConstraint(condition=Q(current_assets__lte=F("total_assets")),
                                    name="statement_current_assets_within_total"),
+            models.CheckConstraint(condition=Q(current_assets__gte=0), name="statement_current_assets_not_negative"),
+            models.CheckConstraint(condition=Q(current_liabilities__gte=0) & Q(total_liabilities__gte=0),
+                                   name="statement_liabilities_not_negative"),
+            models.CheckConstraint(condition=Q(current_liabilities__lte=F("total_liabilities")),
+                                   name="statement_current_liabilities_within_total"),
         ]
 
     def __str__(self) -> str:
@@ -352,6 +376,7 @@ class Document(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(size__gte=0), name="document_size_not_negative")]
         verbose_name = _("document")
         verbose_name_plural = _("documents")
 

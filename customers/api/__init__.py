@@ -1,0 +1,1 @@
+"""REST API of the credit file (serializers, filters, views, routes under /api/v1/)."""
