@@ -1,6 +1,6 @@
 """The whole REST API surface, versioned under /api/v1/."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from creditrisk.core.api.views import MeView, TokenView
@@ -12,4 +12,9 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The credit file: customers/, invoices/ (+ bulk/), payments/ (+ bulk/), orders/, financial-statements/,
+    # credit-reports/.
+    path("", include("customers.api.urls")),
+    # Scoring: scores/, models/ (+ {version}/promote/), overrides/ (+ {id}/approve/, {id}/reject/).
+    path("", include("scoring.api.urls")),
 ]

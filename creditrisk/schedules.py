@@ -36,9 +36,8 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
 
 def schedules_install() -> int:
     """Create missing default schedules; returns how many were created."""
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
     from django.conf import settings
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
     created = 0
     for schedule in DEFAULT_SCHEDULES:

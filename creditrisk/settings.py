@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "creditrisk.core.middleware.LoginRequiredMiddleware",
+    "creditrisk.core.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "creditrisk.urls"
@@ -236,6 +237,10 @@ SPECTACULAR_SETTINGS = {
         "CustomerStatusEnum": "customers.models.CustomerStatus",
         "InvoiceStatusEnum": "customers.models.InvoiceStatus",
         "OrderStatusEnum": "customers.models.OrderStatus",
+        "ModelStatusEnum": "scoring.models.ModelStatus",
+        "OverrideStatusEnum": "scoring.models.OverrideStatus",
+        "RunStatusEnum": "scoring.models.RunStatus",
+        "ScorecardStatusEnum": "scoring.models.ScorecardStatus",
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_AUTHENTICATION": [

@@ -10,6 +10,9 @@ from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from creditrisk.core import views as core_views
+from customers import imports_views
+from customers import urls as customer_urls
+from customers import views as customer_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -26,12 +29,16 @@ urlpatterns = [
     path("dashboard/", core_views.dashboard, name="dashboard"),
     path("audit/", core_views.audit_list, name="audit"),
     path("customers/", include("customers.urls")),
+    path("groups/<str:code>/", customer_views.group_detail, name="group_detail"),
     path("scoring/", include("scoring.urls")),
     path("alerts/", core_views.make_placeholder("alerts", _("Alerts")), name="alerts"),
     path("reviews/", core_views.make_placeholder("reviews", _("Periodic reviews")), name="reviews"),
     path("limits/", core_views.make_placeholder("limits", _("Credit limits")), name="limits"),
     path("orders/held/", core_views.make_placeholder("held_orders", _("Held orders")), name="held_orders"),
-    path("imports/", core_views.make_placeholder("imports", _("Imports")), name="imports"),
-    path("jobs/", core_views.make_placeholder("jobs", _("Jobs and schedules")), name="jobs"),
-    path("settings/", core_views.make_placeholder("settings", _("Settings")), name="settings"),
+    path("imports/", imports_views.imports, name="imports"),
+    path("imports/commit/", imports_views.imports_commit, name="imports_commit"),
+    path("imports/template/<str:kind>/", imports_views.imports_template, name="imports_template"),
+    path("jobs/", include("monitoring.urls")),
+    path("settings/", customer_views.settings_index, name="settings"),
+    path("settings/attributes/", include((customer_urls.attribute_urlpatterns, "attributes"))),
 ]

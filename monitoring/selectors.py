@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from customers.models import Customer, Invoice, InvoiceStatus, OPEN_ORDER_STATUSES, SalesOrder
+from customers.models import OPEN_ORDER_STATUSES, Customer, Invoice, InvoiceStatus, SalesOrder
 
 CACHE_SECONDS = 300
 _MONEY = DecimalField(max_digits=20, decimal_places=2)

@@ -7,8 +7,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from creditrisk.core.audit import audit_record
 from creditrisk.celery import app as celery_app
+from creditrisk.core.audit import audit_record
 
 CRON_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
 
@@ -23,7 +23,8 @@ def _validate_crontab(values: dict[str, str]) -> dict[str, str]:
     try:
         crontab(**cleaned)
     except (ValueError, TypeError) as exc:
-        raise ValidationError({"minute": [_("This is not a valid cron expression: %(error)s") % {"error": exc}]})
+        message = _("This is not a valid cron expression: %(error)s") % {"error": exc}
+        raise ValidationError({"minute": [message]}) from exc
     return cleaned
 
 

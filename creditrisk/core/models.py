@@ -18,6 +18,26 @@ class TimeStampedModel(models.Model):
     class Meta:
         abstract = True
 
+    def clean_fields(self, exclude=None):
+        """Refuse NUL characters in text: PostgreSQL cannot store them, so they must be a field error
+        before full_clean's uniqueness queries send them to the database."""
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        for field in self._meta.concrete_fields:
+            if exclude and field.name in exclude:
+                continue
+            if isinstance(field, models.CharField | models.TextField):
+                value = getattr(self, field.attname)
+                if isinstance(value, str) and "\x00" in value:
+                    errors[field.name] = [_("Null characters are not allowed.")]
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
 
 def canonical_json(value) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

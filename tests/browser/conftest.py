@@ -70,10 +70,12 @@ def login(page, username: str, password: str):
     page.goto("/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
 
 
 def switch_language(page, code: str):
-    page.select_option("#language-select", code)
+    with page.expect_navigation():
+        page.select_option("#language-select", code)
     page.wait_for_load_state("networkidle")

@@ -29,7 +29,7 @@ def test_the_broker_in_use_is_the_configured_one():
     import os
 
     if os.environ.get("CELERY_BROKER_URL"):
-        assert settings.CELERY_BROKER_URL == os.environ["CELERY_BROKER_URL"]
+        assert os.environ["CELERY_BROKER_URL"] == settings.CELERY_BROKER_URL
         assert not settings.CELERY_EMBEDDED_BROKER
     else:
         assert settings.CELERY_BROKER_URL.startswith("sqla+sqlite:///")

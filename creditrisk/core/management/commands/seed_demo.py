@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=300, help="number of customers (default 300)")
         parser.add_argument("--months", type=int, default=24, help="months of invoice history (default 24)")
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-        parser.add_argument("--if-empty", action="store_true", help="do nothing if demo users (or customers) already exist")
+        parser.add_argument("--if-empty", action="store_true", help="leave an existing portfolio alone instead of refusing")
         parser.add_argument("--force", action="store_true", help="allow seeding in production")
 
     def handle(self, *args, **options):
@@ -25,13 +25,7 @@ class Command(BaseCommand):
             raise CommandError("Refusing to seed demo data in production (pass --force if you really mean it).")
         if options["customers"] < 0 or options["months"] < 1:
             raise CommandError("--customers must be >= 0 and --months >= 1.")
-        from django.contrib.auth import get_user_model
-
-        if options["if_empty"] and get_user_model().objects.filter(username="analyst").exists():
-            self.stdout.write("Demo data already present; nothing to do.")
-            self._print_logins(demo_users_create())
-            return
-        users = demo_users_create()
+        users = demo_users_create()  # only the missing ones
         self._seed_portfolio(options)
         self._print_logins(users)
 
