@@ -71,6 +71,7 @@ class Grade(models.Model):
     max_score = models.DecimalField(_("maximum score"), **SCORE, null=True, blank=True)
     pd_min = models.DecimalField(_("minimum PD"), **PROBABILITY)
     pd_max = models.DecimalField(_("maximum PD"), **PROBABILITY)
+    # xgettext:no-python-format
     max_limit_pct_revenue = models.DecimalField(_("maximum limit (% of revenue)"), max_digits=6, decimal_places=2,
                                                 null=True, blank=True)
     max_limit_amount = models.DecimalField(_("maximum limit (amount)"), **MONEY, null=True, blank=True)
