@@ -34,11 +34,10 @@ def validate_uscc(value: str) -> None:
     if bad:
         raise ValidationError(_("A unified social credit code cannot contain %(chars)s."),
                               code="uscc_charset", params={"chars": ", ".join(bad)})
-    organisation = code[8:17]
-    if organisation[:8].isalnum() and all(ch in _ORG_CHARSET for ch in organisation[:8]):
-        if org_code_check_char(organisation[:8]) != organisation[8]:
-            raise ValidationError(_("The organisation code check digit (17th character) is wrong."),
-                                  code="uscc_org_check")
+    organisation = code[8:17]  # the GB 11714 organisation code (its charset contains the USCC charset)
+    if org_code_check_char(organisation[:8]) != organisation[8]:
+        raise ValidationError(_("The organisation code check digit (17th character) is wrong."),
+                              code="uscc_org_check")
     if uscc_check_char(code[:17]) != code[17]:
         raise ValidationError(_("The check digit (18th character) of the unified social credit code is wrong."),
                               code="uscc_check")

@@ -18,11 +18,14 @@ def events(db, manager):
 def test_it_filters_by_subject_actor_and_action(client_for, auditor, events):
     client = client_for(auditor)
     html = client.get("/audit/", {"subject": "customers.customer:7"}).content.decode()
-    assert "C007 Acme" in html and "invoices.csv" not in html
+    assert "C007 Acme" in html
+    assert "invoices.csv" not in html
     html = client.get("/audit/", {"actor": "system"}).content.decode()
-    assert "invoices.csv" in html and "C007 Acme" not in html
+    assert "invoices.csv" in html
+    assert "C007 Acme" not in html
     html = client.get("/audit/", {"action": "import."}).content.decode()
-    assert "invoices.csv" in html and "C007 Acme" not in html
+    assert "invoices.csv" in html
+    assert "C007 Acme" not in html
     html = client.get("/audit/", {"subject": "Acme"}).content.decode()
     assert "C007 Acme" in html
 
