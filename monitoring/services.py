@@ -38,7 +38,7 @@ def _schedule_state(task: PeriodicTask) -> dict:
 
 @transaction.atomic
 def periodic_task_update(*, task_id: int, actor, enabled: bool, crontab: dict[str, str]) -> PeriodicTask:
-    task = PeriodicTask.objects.select_for_update().select_related("crontab").get(pk=task_id)
+    task = PeriodicTask.objects.select_for_update(of=("self",)).select_related("crontab").get(pk=task_id)
     before = _schedule_state(task)
     cleaned = _validate_crontab(crontab)
     timezone = task.crontab.timezone if task.crontab else "UTC"
