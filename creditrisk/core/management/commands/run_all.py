@@ -12,6 +12,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def _stop_requested(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Start the web server, one Celery worker and Celery beat; Ctrl-C stops all three."
 
@@ -21,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2)
 
     def handle(self, *args, **options):
+        signal.signal(signal.SIGTERM, _stop_requested)  # `kill`/timeout stop the children too, like Ctrl-C
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         python = sys.executable
         beat_schedule = str(settings.VAR_DIR / "celerybeat-schedule")
