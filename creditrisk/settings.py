@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -256,10 +257,15 @@ if CELERY_EMBEDDED_BROKER:
     CELERY_BROKER_URL = f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 elif not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "amqp://", "sqla+")):
     raise ImproperlyConfigured("CELERY_BROKER_URL must be a redis://, rediss:// or amqp:// URL.")
+# One cache per database, so two installations (or test runs) sharing a machine or a Redis never see each
+# other's dashboard figures.
+_CACHE_PREFIX = hashlib.sha256(f"{_db['ENGINE']}|{_db.get('HOST')}|{_db['NAME']}".encode()).hexdigest()[:12]
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(VAR_DIR / "cache" / _CACHE_PREFIX)}
     if CELERY_EMBEDDED_BROKER or not CELERY_BROKER_URL.startswith("redis")
-    else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL", CELERY_BROKER_URL)}
+    else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL", CELERY_BROKER_URL),
+          "KEY_PREFIX": _CACHE_PREFIX}
 }
 CELERY_TASK_MAX_SECONDS = env_int("CELERY_TASK_MAX_SECONDS", 600, minimum=10)
 CELERY_RESULT_BACKEND = None

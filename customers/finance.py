@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from customers.models import CreditReport, FinancialStatement
+from customers.models import FinancialStatement
 
 Z_MODELS = {
     "z_score": {"weights": (1.2, 1.4, 3.3, 0.6, 1.0), "constant": 0.0, "zones": (1.81, 2.99)},
@@ -151,48 +151,75 @@ def statements_trend(*, customer, period_type: str | None = None) -> list[dict]:
     return out
 
 
-def _scope(qs, customer_ids):
-    """Restrict to the customers; a long id list becomes an id range here and an exact filter in pandas."""
-    if customer_ids is None:
-        return qs, None
-    from customers.selectors import _MAX_IN_LIST, _normalise_ids
+def _scope_sql(column: str, customer_ids, params: dict) -> tuple[str, set | None]:
+    """SQL filter for the customers; a long id list becomes an id range here and an exact filter in pandas."""
+    from customers.selectors import _MAX_IN_LIST, _customer_filter, _normalise_ids
 
+    if customer_ids is None:
+        return "", None
     ids = _normalise_ids(customer_ids)
-    if len(ids) <= _MAX_IN_LIST:
-        return qs.filter(customer_id__in=ids), None
-    return qs.filter(customer_id__gte=min(ids), customer_id__lte=max(ids)), set(ids)
+    return _customer_filter(column, ids, params), (set(ids) if len(ids) > _MAX_IN_LIST else None)
 
 
 def _keep(frame: pd.DataFrame, wanted: set | None) -> pd.DataFrame:
     return frame if wanted is None else frame[frame["customer_id"].isin(wanted)]
 
 
+def _fetch(sql: str, params: dict) -> pd.DataFrame:
+    from customers.selectors import _fetch_frame
+
+    return _fetch_frame(sql, params)
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    """Date objects (SQLite returns ISO text through a raw cursor); missing → None."""
+    return series.map(lambda v: v if v is None or isinstance(v, dt.date) else dt.date.fromisoformat(str(v)))
+
+
+def _age_days(as_of: dt.date, series: pd.Series) -> pd.Series:
+    return (pd.Timestamp(as_of) - pd.to_datetime(series)).dt.days
+
+
 def financials_frame(*, as_of: dt.date, customer_ids=None, annual_only: bool = False) -> pd.DataFrame:
     """Latest statement with period_end ≤ as_of per customer, with ratios and Z-scores; indexed by customer_id.
 
     Customers without a statement are absent (callers reindex). Among statements with the same period
-    end, annual beats interim.
+    end, annual beats interim. The latest statement is picked in SQL (one window query, amounts read
+    as floats), so only one row per customer reaches pandas.
     """
-    qs = FinancialStatement.objects.filter(period_end__lte=as_of)
-    if annual_only:
-        qs = qs.filter(period_type="annual")
-    qs, wanted = _scope(qs, customer_ids)
-    rows = list(qs.values("customer_id", "pk", *STATEMENT_COLUMNS))
-    columns = ["customer_id", "pk", *STATEMENT_COLUMNS]
-    frame = _keep(pd.DataFrame.from_records(rows, columns=columns), wanted)
+    from customers.selectors import _float
+
+    params: dict = {"as_of": as_of.isoformat()}
+    scope, wanted = _scope_sql("s.customer_id", customer_ids, params)
+    annual = " AND s.period_type = 'annual'" if annual_only else ""
+    amounts = ", ".join(f"{_float(f's.{c}')} AS {c}" for c in _NUMERIC)
+    # Only constant fragments and generated placeholder names are interpolated; values are parameters.
+    sql = f"""
+    SELECT customer_id, statement_id, {", ".join(STATEMENT_COLUMNS)} FROM (
+        SELECT s.customer_id AS customer_id, s.id AS statement_id, s.period_end AS period_end,
+               s.period_type AS period_type, s.audited AS audited, s.currency AS currency, {amounts},
+               ROW_NUMBER() OVER (PARTITION BY s.customer_id ORDER BY s.period_end DESC,
+                                  CASE WHEN s.period_type = 'annual' THEN 1 ELSE 0 END DESC, s.id DESC) AS rn
+        FROM customers_financialstatement s
+        WHERE s.period_end <= %(as_of)s{annual}{scope}
+    ) latest
+    WHERE rn = 1
+    ORDER BY customer_id
+    """  # noqa: S608
+    frame = _keep(_fetch(sql, params), wanted)
     if frame.empty:
         empty = pd.DataFrame(columns=["statement_id", *STATEMENT_COLUMNS, "statement_age_days", *RATIO_COLUMNS,
                                       *Z_COLUMNS])
         empty.index = pd.Index([], name="customer_id", dtype="int64")
         return empty
-    frame["_annual"] = (frame["period_type"] == "annual").astype(int)
-    frame = frame.sort_values(["customer_id", "period_end", "_annual"]).drop_duplicates("customer_id", keep="last")
-    frame = frame.drop(columns="_annual").rename(columns={"pk": "statement_id"}).set_index("customer_id")
+    frame = frame.set_index("customer_id")
     frame.index = frame.index.astype("int64")
-    analysis = analyse_frame(frame)
-    frame["statement_age_days"] = (pd.Timestamp(as_of) - pd.to_datetime(frame["period_end"])).dt.days
+    frame["period_end"] = _dates(frame["period_end"])
+    frame["audited"] = frame["audited"].astype(bool)
     for column in _NUMERIC:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    analysis = analyse_frame(frame)
+    frame["statement_age_days"] = _age_days(as_of, frame["period_end"])
     return pd.concat([frame, analysis], axis=1)
 
 
@@ -213,11 +240,32 @@ def credit_report_frame(*, as_of: dt.date, customer_ids=None) -> pd.DataFrame:
     Columns: report_id, provider, report_date, score, rating, pd, payment_index, legal_events,
     recommended_limit, report_age_days, previous_rating, previous_score, previous_report_date,
     rating_notches_down (positive = downgrade, on RATING_SCALE; NaN if either rating is off-scale).
+    Latest and previous are picked in SQL (window functions), so one row per customer reaches pandas.
     """
-    qs, wanted = _scope(CreditReport.objects.filter(report_date__lte=as_of), customer_ids)
-    fields = ["customer_id", "pk", "provider", "report_date", "score", "rating", "pd", "payment_index",
-              "legal_events", "recommended_limit"]
-    frame = _keep(pd.DataFrame.from_records(list(qs.values(*fields)), columns=fields), wanted)
+    from customers.selectors import _float
+
+    params: dict = {"as_of": as_of.isoformat()}
+    scope, wanted = _scope_sql("r.customer_id", customer_ids, params)
+    same_provider = "PARTITION BY r.customer_id, r.provider ORDER BY r.report_date, r.id"
+    # Only constant fragments and generated placeholder names are interpolated; values are parameters.
+    sql = f"""
+    SELECT customer_id, report_id, provider, report_date, score, rating, pd, payment_index, legal_events,
+           recommended_limit, previous_rating, previous_score, previous_report_date FROM (
+        SELECT r.customer_id AS customer_id, r.id AS report_id, r.provider AS provider, r.report_date AS report_date,
+               {_float("r.score")} AS score, r.rating AS rating, {_float("r.pd")} AS pd,
+               {_float("r.payment_index")} AS payment_index, {_float("r.legal_events")} AS legal_events,
+               {_float("r.recommended_limit")} AS recommended_limit,
+               LAG(r.rating) OVER ({same_provider}) AS previous_rating,
+               {_float(f"LAG(r.score) OVER ({same_provider})")} AS previous_score,
+               LAG(r.report_date) OVER ({same_provider}) AS previous_report_date,
+               ROW_NUMBER() OVER (PARTITION BY r.customer_id ORDER BY r.report_date DESC, r.id DESC) AS rn
+        FROM customers_creditreport r
+        WHERE r.report_date <= %(as_of)s{scope}
+    ) latest
+    WHERE rn = 1
+    ORDER BY customer_id
+    """  # noqa: S608
+    frame = _keep(_fetch(sql, params), wanted)
     out_columns = ["report_id", "provider", "report_date", "score", "rating", "pd", "payment_index", "legal_events",
                    "recommended_limit", "report_age_days", "previous_rating", "previous_score",
                    "previous_report_date", "rating_notches_down"]
@@ -225,18 +273,19 @@ def credit_report_frame(*, as_of: dt.date, customer_ids=None) -> pd.DataFrame:
         empty = pd.DataFrame(columns=out_columns)
         empty.index = pd.Index([], name="customer_id", dtype="int64")
         return empty
-    for column in ("score", "pd", "payment_index", "recommended_limit", "legal_events"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    frame = frame.sort_values(["customer_id", "provider", "report_date", "pk"])
-    grouped = frame.groupby(["customer_id", "provider"], sort=False)
-    frame["previous_rating"] = grouped["rating"].shift(1)
-    frame["previous_score"] = grouped["score"].shift(1)
-    frame["previous_report_date"] = grouped["report_date"].shift(1)
-    latest = frame.sort_values(["customer_id", "report_date", "pk"]).drop_duplicates("customer_id", keep="last")
-    latest = latest.rename(columns={"pk": "report_id"}).set_index("customer_id")
+    latest = frame.set_index("customer_id")
     latest.index = latest.index.astype("int64")
-    latest["report_age_days"] = (pd.Timestamp(as_of) - pd.to_datetime(latest["report_date"])).dt.days
-    latest["rating_notches_down"] = (latest["rating"].map(rating_rank)
-                                     - latest["previous_rating"].map(rating_rank))
+    for column in ("score", "pd", "payment_index", "recommended_limit", "legal_events", "previous_score"):
+        latest[column] = pd.to_numeric(latest[column], errors="coerce").astype("float64")
+    latest["report_date"] = _dates(latest["report_date"])
+    latest["previous_report_date"] = _dates(latest["previous_report_date"])
+    latest["report_age_days"] = _age_days(as_of, latest["report_date"])
+    latest["rating_notches_down"] = _ranks(latest["rating"]) - _ranks(latest["previous_rating"])
     return latest[out_columns]
 
+
+def _ranks(ratings: pd.Series) -> pd.Series:
+    """:func:`rating_rank` of every rating, computed once per distinct rating."""
+    codes, uniques = pd.factorize(ratings, use_na_sentinel=True)
+    ranks = np.append(np.array([rating_rank(u) for u in uniques], dtype="float64"), np.nan)
+    return pd.Series(ranks[codes], index=ratings.index)

@@ -84,7 +84,10 @@ class Customer(TimeStampedModel):
     attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
     # Denormalised current score for fast lists (written by scoring when a run completes).
     current_score = models.DecimalField(_("score"), max_digits=8, decimal_places=2, null=True, blank=True)
-    current_grade = models.CharField(_("grade"), max_length=4, blank=True, db_index=True)
+    # Not indexed on purpose: the nightly re-score rewrites current_* for every customer, and an index on any
+    # of them would rule out PostgreSQL's HOT updates (see migration 0004). A grade has ~10 values, so the
+    # list's grade filter is served as well by the code-ordered scan.
+    current_grade = models.CharField(_("grade"), max_length=4, blank=True)
     current_pd = models.DecimalField(_("PD"), max_digits=9, decimal_places=6, null=True, blank=True)
     scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
 

@@ -83,9 +83,11 @@ def _days(later: str, earlier: str) -> str:
     return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
 
 
-def _materialized() -> str:
-    # Computed once, not inlined: the outer query refers to the per-invoice paid amount several times.
-    return "MATERIALIZED "
+def _no_flattening() -> str:
+    """Keeps the database from inlining a subquery whose columns the outer query uses many times (each
+    numeric→float conversion and allocation look-up then runs once per row), without materialising it:
+    the subquery's rows stream into the aggregate."""
+    return "OFFSET 0" if _is_pg() else "LIMIT -1 OFFSET 0"
 
 
 def _float(expr: str) -> str:
@@ -126,15 +128,39 @@ def _date_params(as_of: dt.date) -> dict:
 # --------------------------------------------------------------------------------------------------
 # behaviour
 
+def _cents(expr: str) -> str:
+    """SQL for a money expression as whole cents (an exact integer: money has two decimal places)."""
+    if _is_pg():
+        return f"CAST(({expr}) * 100 AS BIGINT)"
+    return f"CAST(ROUND(({expr}) * 100) AS INTEGER)"
+
+
+def _sum_int(expr: str) -> str:
+    return f"CAST(SUM({expr}) AS BIGINT)"
+
+
+# Invoice sums read in cents, which behaviour_frame turns into amounts (the DBT sums stay in cents and
+# cent-days: their ratio needs no scaling).
+_CENT_SUMS = ("open_ar", "ar_current", "ar_1_30", "ar_31_60", "ar_61_90", "ar_90_plus", "sales_90d", "sales_12m",
+              "written_off_12m")
+
+
 def _invoice_sql(customer_ids: list[int] | None, params: dict) -> str:
+    """Per customer: open AR by bucket, sales, write-offs, max DPD and the DBT sums, all in whole cents.
+
+    Integer cents keep every sum exact, so the figures do not depend on the order the database adds
+    the rows in (the portfolio and a single customer are read with different plans), and integer
+    arithmetic is cheaper per row than numeric or float conversions. The innermost subquery computes
+    each invoice's paid amount once (the allocation look-up only for invoices partly paid at the date).
+    """
     dbt = _days("paid_on", "due_date")
     dpd = _days("%(as_of)s", "due_date")
     windows = []
     for name, n in WINDOWS.items():
         windows.append(
-            f"SUM(CASE WHEN paid_on > %(d{n})s THEN amount * (CASE WHEN paid_on > due_date THEN {dbt} ELSE 0 END)"
-            f" ELSE 0 END) AS dbt_num_{name}, "
-            f"SUM(CASE WHEN paid_on > %(d{n})s THEN amount ELSE 0 END) AS dbt_den_{name}"
+            f"{_sum_int(f'CASE WHEN paid_on > %(d{n})s AND paid_on > due_date THEN amount * {dbt} ELSE 0 END')}"
+            f" AS dbt_num_{name}, "
+            f"{_sum_int(f'CASE WHEN paid_on > %(d{n})s THEN amount ELSE 0 END')} AS dbt_den_{name}"
         )
     sums = {
         "open_ar": "open_amt",
@@ -147,42 +173,40 @@ def _invoice_sql(customer_ids: list[int] | None, params: dict) -> str:
         "sales_12m": "CASE WHEN issue_date > %(d365)s THEN amount ELSE 0 END",
         "written_off_12m": "CASE WHEN wo = 1 AND written_off_date > %(d365)s THEN amount - paid ELSE 0 END",
     }
-    sum_sql = ", ".join(f"{_float(f'SUM({expr})')} AS {name}" for name, expr in sums.items())
+    sum_sql = ", ".join(f"{_sum_int(expr)} AS {name}" for name, expr in sums.items())
+    paid_by_date = _cents(
+        "CASE WHEN i.paid_outside > 0 AND COALESCE(i.paid_outside_date, i.paid_date, i.due_date) <= %(as_of)s"
+        " THEN i.paid_outside ELSE 0 END"
+        " + CASE WHEN i.amount_paid > i.paid_outside"
+        " THEN COALESCE((SELECT SUM(pa.amount) FROM customers_paymentallocation pa"
+        " JOIN customers_payment p ON p.id = pa.payment_id"
+        " WHERE pa.invoice_id = i.id AND p.date <= %(as_of)s), 0) ELSE 0 END")
     # Only constant fragments and generated placeholder names are interpolated; values are parameters.
     return f"""
-    WITH inv AS {_materialized()}(
-        SELECT i.customer_id AS customer_id, {_float("i.amount")} AS amount, i.issue_date AS issue_date,
-               i.due_date AS due_date, i.written_off_date AS written_off_date,
-               CASE WHEN i.paid_date IS NOT NULL AND i.paid_date <= %(as_of)s THEN {_float("i.amount")}
-                    WHEN i.amount_paid = 0 THEN 0
-                    ELSE CASE WHEN i.paid_outside > 0
-                                   AND COALESCE(i.paid_outside_date, i.paid_date, i.due_date) <= %(as_of)s
-                              THEN {_float("i.paid_outside")} ELSE 0 END
-                         + CASE WHEN i.amount_paid > i.paid_outside
-                                THEN COALESCE((SELECT {_float("SUM(pa.amount)")}
-                                               FROM customers_paymentallocation pa
-                                               JOIN customers_payment p ON p.id = pa.payment_id
-                                               WHERE pa.invoice_id = i.id AND p.date <= %(as_of)s), 0)
-                                ELSE 0 END
-               END AS paid,
-               CASE WHEN i.paid_date IS NOT NULL AND i.paid_date <= %(as_of)s THEN i.paid_date END AS paid_on,
-               CASE WHEN i.status = 'written_off' AND i.written_off_date <= %(as_of)s THEN 1 ELSE 0 END AS wo
-        FROM customers_invoice i
-        WHERE i.issue_date <= %(as_of)s AND i.status <> 'cancelled'
-          AND (i.paid_date IS NULL OR i.paid_date > %(d365)s OR i.issue_date > %(d365)s)
-          AND NOT (i.status = 'written_off' AND i.written_off_date <= %(d365)s AND i.issue_date <= %(d365)s)
-          {_customer_filter("i.customer_id", customer_ids, params)}
-    ), x AS (
-        SELECT customer_id, amount, issue_date, due_date, written_off_date, paid, wo,
-               CASE WHEN wo = 1 OR paid >= amount - 0.005 THEN 0 ELSE amount - paid END AS open_amt,
-               CASE WHEN wo = 0 THEN paid_on END AS paid_on
-        FROM inv
-    )
     SELECT customer_id, {sum_sql},
            MAX(CASE WHEN open_amt > 0 AND due_date < %(as_of)s THEN {dpd} ELSE 0 END) AS max_dpd,
            SUM(CASE WHEN issue_date > %(d365)s THEN 1 ELSE 0 END) AS invoice_count_12m,
            {", ".join(windows)}
-    FROM x
+    FROM (
+        SELECT customer_id, amount, issue_date, due_date, written_off_date, paid, wo,
+               CASE WHEN wo = 1 OR paid >= amount THEN 0 ELSE amount - paid END AS open_amt,
+               CASE WHEN wo = 0 THEN paid_on END AS paid_on
+        FROM (
+            SELECT i.customer_id AS customer_id, {_cents("i.amount")} AS amount, i.issue_date AS issue_date,
+                   i.due_date AS due_date, i.written_off_date AS written_off_date,
+                   CASE WHEN i.paid_date IS NOT NULL AND i.paid_date <= %(as_of)s THEN {_cents("i.amount")}
+                        WHEN i.amount_paid = 0 THEN 0
+                        ELSE {paid_by_date}
+                   END AS paid,
+                   CASE WHEN i.paid_date IS NOT NULL AND i.paid_date <= %(as_of)s THEN i.paid_date END AS paid_on,
+                   CASE WHEN i.status = 'written_off' AND i.written_off_date <= %(as_of)s THEN 1 ELSE 0 END AS wo
+            FROM customers_invoice i
+            WHERE i.issue_date <= %(as_of)s AND i.status <> 'cancelled'
+              AND (i.paid_date IS NULL OR i.paid_date > %(d365)s OR i.issue_date > %(d365)s)
+              AND NOT (i.status = 'written_off' AND i.written_off_date <= %(d365)s AND i.issue_date <= %(d365)s)
+              {_customer_filter("i.customer_id", customer_ids, params)}
+        {_no_flattening()}) inv
+    ) x
     GROUP BY customer_id
     """  # noqa: S608
 
@@ -277,6 +301,11 @@ def behaviour_frame(*, as_of: dt.date, customer_ids: list[int] | None = None) ->
         if name in frame.columns:
             return pd.to_numeric(frame[name], errors="coerce").astype("float64").fillna(0.0)
         return pd.Series(0.0, index=index)
+
+    # Invoice sums arrive in whole cents (exact).
+    for name in inv.columns:
+        if name in _CENT_SUMS:
+            inv[name] = pd.to_numeric(inv[name], errors="coerce").astype("float64") / 100
 
     out = pd.DataFrame(index=index)
     for name in ("open_ar", "ar_current", "ar_1_30", "ar_31_60", "ar_61_90", "ar_90_plus", "sales_90d",

@@ -9,6 +9,7 @@ and custom attributes. Point in time: only invoices, payments, statements and re
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,21 +261,37 @@ def _derive_behaviour(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def feature_frame(*, as_of: dt.date, customer_ids=None, include_custom: bool = True) -> pd.DataFrame:
+def feature_frame(*, as_of: dt.date, customer_ids=None, include_custom: bool = True,
+                  timings: dict[str, float] | None = None) -> pd.DataFrame:
     """All features for every customer (or ``customer_ids``), indexed by customer id.
 
     Columns: every catalogue key (missing data → NaN / None) plus ``status``. Set-based: a fixed
-    number of queries whatever the portfolio size.
+    number of queries whatever the portfolio size. ``timings``, when given, receives the seconds
+    spent on each source (``features.firmographics``, ``features.behaviour``, ``features.financials``,
+    ``features.bureau``).
     """
     from customers import finance, selectors
+
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        if timings is not None:
+            timings[f"features.{name}"] = round(timings.get(f"features.{name}", 0.0) + now - clock, 4)
+        clock = now
 
     ids = None if customer_ids is None else list(customer_ids)
     definitions = _attribute_definitions() if include_custom else []
     firmo = firmographics_frame(as_of=as_of, customer_ids=ids, attribute_definitions=definitions)
     index = firmo.index
+    lap("firmographics")
     behaviour = selectors.behaviour_frame(as_of=as_of, customer_ids=ids)
+    lap("behaviour")
     financials = finance.financials_frame(as_of=as_of, customer_ids=ids)
+    lap("financials")
     reports = finance.credit_report_frame(as_of=as_of, customer_ids=ids)
+    lap("bureau")
 
     behaviour = _derive_behaviour(behaviour.reindex(index).copy())
     financials = financials.reindex(index).rename(columns=_FINANCIAL_RENAMES)

@@ -108,6 +108,7 @@ class GradeRowForm(forms.Form):
                                    widget=_sized(5.5, number=True))
     pd_max = forms.DecimalField(label=_("PD below"), max_digits=9, decimal_places=6, required=False,
                                 min_value=Decimal(0), max_value=Decimal(1), widget=_sized(6.5, number=True))
+    # xgettext:no-python-format
     max_limit_pct_revenue = forms.DecimalField(label=_("Max limit, % of revenue"), max_digits=6, decimal_places=2,
                                                required=False, min_value=Decimal(0), widget=_sized(5, number=True))
     max_limit_amount = forms.DecimalField(label=_("Max limit, amount"), max_digits=18, decimal_places=2,

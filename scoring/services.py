@@ -487,8 +487,10 @@ def scoring_run_chunk(*, run: ScoringRun, customer_ids=None, chunk_key: str = "a
 
     context = context or scoring_context()
     lap("load")
-    features = feature_frame(as_of=run.as_of, customer_ids=customer_ids)
+    sources: dict[str, float] = {}
+    features = feature_frame(as_of=run.as_of, customer_ids=customer_ids, timings=sources)
     lap("features")
+    timings.update(sources)
     overrides = selectors.overrides_in_effect(as_of=run.as_of, customer_ids=features.index.tolist()
                                               if customer_ids is not None else None)
     with _gc_paused():

@@ -21,15 +21,22 @@ SECTIONS = [
 ]
 
 
+# Pages that live under another section's URL but belong to a section the user thinks of (the credit file's
+# Score tab is served by scoring).
+SECTION_ALIASES = (("/scoring/customers/", "customers"),)
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_sections": []}
     path = request.path
+    alias = next((key for prefix, key in SECTION_ALIASES if path.startswith(prefix)), None)
     sections = []
     for key, name, label in SECTIONS:
         if not can_open(user, key):
             continue
         url = reverse(name)
-        sections.append({"key": key, "url": url, "label": label, "active": path.startswith(url)})
+        active = key == alias if alias else path.startswith(url)
+        sections.append({"key": key, "url": url, "label": label, "active": active})
     return {"nav_sections": sections}

@@ -9,14 +9,15 @@ from pathlib import Path
 LOCALE = Path(__file__).resolve().parents[2] / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
-def _po_entries(text: str) -> dict[str, str]:
-    """msgid → msgstr (msgstr[0] for plurals), joining continued string lines; the header is skipped."""
+def _po_entries(text: str) -> dict[tuple[str | None, str], str]:
+    """(msgctxt, msgid) → msgstr (msgstr[0] for plurals), joining continued lines; the header is skipped."""
     entries, current, key = {}, {}, None
     for line in [*text.splitlines(), ""]:
         line = line.strip()
         if not line:
             if current.get("msgid"):
-                entries[current["msgid"]] = current.get("msgstr", current.get("msgstr[0]", ""))
+                key_ = (current.get("msgctxt"), current["msgid"])
+                entries[key_] = current.get("msgstr", current.get("msgstr[0]", ""))
             current, key = {}, None
         elif line.startswith("#"):
             continue
@@ -43,5 +44,6 @@ def test_the_compiled_catalogue_matches_the_po_file():
     entries = _po_entries((LOCALE / "django.po").read_text(encoding="utf-8"))
     with open(LOCALE / "django.mo", "rb") as handle:
         catalogue = gettext.GNUTranslations(handle)
-    stale = [msgid for msgid, msgstr in entries.items() if catalogue.gettext(msgid) != msgstr]
+    stale = [msgid for (context, msgid), msgstr in entries.items()
+             if (catalogue.pgettext(context, msgid) if context else catalogue.gettext(msgid)) != msgstr]
     assert stale == [], f"run `make messages` (or msgfmt): {len(stale)} entries differ, e.g. {stale[:3]}"

@@ -222,3 +222,28 @@ def test_it_scores_a_large_portfolio_inline_in_chunks(portfolio):
     assert (run.status, run.chunks_total, run.chunks_done) == (RunStatus.SUCCEEDED, 3, 3)
     assert run.counts["scored"] == Score.objects.filter(run=run).count() == len(portfolio)
     assert sum(run.counts["by_grade"].values()) == len(portfolio)
+
+
+def test_it_reports_the_feature_sources_among_the_run_timings(portfolio):
+    run = services.scoring_run_portfolio(as_of=timezone.localdate())
+    sources = {"features.firmographics", "features.behaviour", "features.financials", "features.bureau"}
+    assert sources <= set(run.timings)
+    assert all(run.timings[key] >= 0 for key in sources)
+    assert sum(run.timings[key] for key in sources) <= run.timings["features"] + 1e-3
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_columns_the_rescore_writes_out_of_every_index():
+    """The nightly update of Customer.current_* stays a HOT update on PostgreSQL only while no index
+    covers a column it writes (and pages keep room: fillfactor)."""
+    from django.db import connection
+
+    written = {"current_score", "current_grade", "current_pd", "scored_at"}
+    table = Customer._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+        indexed = {column for c in constraints.values() if c["index"] or c["unique"] for column in c["columns"] or []}
+        assert not written & indexed
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [table])
+            assert "fillfactor=50" in (cursor.fetchone()[0] or [])
