@@ -12,7 +12,7 @@ from django.db.models import Q, Sum
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -252,7 +252,19 @@ def _tab_overview(request, customer):
         "exposure": open_ar + open_orders,
         "attributes": attributes,
         "as_of": today,
+        "industry": _industry_label(customer.industry),
     }
+
+
+def _industry_label(value: str) -> str:
+    """A code from the managed industry list shows as "C13 Name" (Chinese name in Chinese); free text as is."""
+    if not value:
+        return ""
+    industry = Industry.objects.filter(code=value).first()
+    if industry is None:
+        return value
+    zh = translation.get_language() and translation.get_language().startswith("zh")
+    return f"{industry.code} {industry.name_zh if zh and industry.name_zh else industry.name}"
 
 
 AGING_BUCKETS = [

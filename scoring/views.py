@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -152,7 +153,11 @@ def _factor_rows(card: Scorecard, catalogue) -> list[dict]:
 
 
 def _bound_text(value) -> str:
-    return "" if value is None else f"{float(value):g}"
+    """A bin bound as people type it: 10000000, 0.25 (never 1e+07)."""
+    if value is None:
+        return ""
+    text = format(Decimal(str(value)).normalize(), "f")
+    return text
 
 
 def _factor_context(factor, spec) -> dict:

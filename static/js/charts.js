@@ -54,6 +54,27 @@
     return function (v) { return num.format(v); };
   }
 
+  // Axis ticks: as many decimals as the tick step needs (0.005 steps show 0.005, not 0.01 twice).
+  function tickFormatter(kind) {
+    var lang = document.documentElement.lang || undefined;
+    return function (value, index, ticks) {
+      var step = ticks && ticks.length > 1 ? Math.abs(ticks[1].value - ticks[0].value) : 1;
+      if (kind === "percent") step *= 100;
+      var decimals = step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 0;
+      if (kind === "percent") {
+        return new Intl.NumberFormat(lang, { style: "percent", minimumFractionDigits: decimals,
+                                             maximumFractionDigits: decimals }).format(value);
+      }
+      return new Intl.NumberFormat(lang, { minimumFractionDigits: 0, maximumFractionDigits: decimals }).format(value);
+    };
+  }
+
+  function allIntegers(datasets) {
+    return datasets.every(function (ds) {
+      return (ds.data || []).every(function (v) { return v === null || v === undefined || Number.isInteger(v); });
+    });
+  }
+
   function buildConfig(spec) {
     var type = spec.type || "bar";
     var round = type === "doughnut" || type === "pie";
@@ -71,7 +92,7 @@
       if (ds.type) out.type = ds.type;
       if (ds.stack) out.stack = ds.stack;
       if ((ds.type || type) === "line") {
-        out.tension = 0.25;
+        out.tension = ds.tension === undefined ? 0 : ds.tension;  // straight segments: ROC curves must not loop
         out.fill = !!ds.fill;
         out.pointRadius = ds.pointRadius === undefined ? 3 : ds.pointRadius;
         out.spanGaps = true;
@@ -103,7 +124,10 @@
     if (!round) {
       var scales = { x: { stacked: !!spec.stacked, grid: { display: false } },
                      y: { stacked: !!spec.stacked, beginAtZero: type === "bar" } };
-      scales[valueAxis].ticks = { callback: function (v) { return fmt(v); } };
+      scales[valueAxis].ticks = { callback: tickFormatter(spec.format) };
+      if (spec.format !== "percent" && allIntegers(spec.datasets || [])) {
+        scales[valueAxis].ticks.precision = 0;  // counts: no 0.5 customers
+      }
       if (spec.horizontal) {
         options.indexAxis = "y";
         scales.x.grid = { display: true };

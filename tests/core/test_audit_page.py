@@ -42,3 +42,12 @@ def test_an_htmx_request_gets_only_the_results_partial(client_for, manager, even
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="results">')
     assert "<html" not in html
+
+
+def test_actions_read_as_words_in_both_languages(client_for, auditor, events):
+    client = client_for(auditor)
+    assert "Customer changed" in client.get("/audit/").content.decode()
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/audit/"})
+    html = client.get("/audit/").content.decode()
+    assert "客户已修改" in html
+    assert "导入 invoices" in html
