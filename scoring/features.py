@@ -173,10 +173,34 @@ def reason_text(reason: dict, catalogue: dict[str, FeatureSpec] | None = None) -
     label = str(spec.label) if spec else feature
     direction = str(reason.get("code", "")).removeprefix(f"{feature}_") or "unfavourable"
     template = _DIRECTION_TEXTS.get(direction, _DIRECTION_TEXTS["unfavourable"])
-    value = reason.get("value")
-    if isinstance(value, float):
-        value = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    value = format_feature_value(reason.get("value"), spec)
     return str(template) % {"label": label, "value": "—" if value is None else value}
+
+
+# Ratios that are shares of a whole read best as percentages; the others (current ratio 1.4×) as numbers.
+PERCENT_FEATURES = frozenset({
+    "overdue_ratio", "share_current", "share_1_30", "share_31_60", "share_61_90", "share_90_plus",
+    "net_margin", "roa", "leverage", "bureau_pd",
+})
+
+
+def format_feature_value(value, spec: FeatureSpec | None):
+    """A feature value as people read it: 2.8%, 5 days, 5,232,159, 7.4 years, 1.35."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    key = spec.key if spec else ""
+    unit = str(spec.unit) if spec else ""
+    if key in PERCENT_FEATURES:
+        return f"{value * 100:.1f}%"
+    if spec is not None and spec.unit == DAYS:
+        return _("%(n)s days") % {"n": f"{value:,.0f}" if abs(value) >= 10 else f"{value:.1f}"}
+    if spec is not None and spec.unit == YEARS:
+        return _("%(n)s years") % {"n": f"{value:.1f}"}
+    if (spec is not None and spec.unit == MONEY) or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.2f}" if unit != "" or abs(value) >= 1 else f"{value:.3g}"
 
 
 # --- the frame ----------------------------------------------------------------------------------

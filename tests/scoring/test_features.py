@@ -158,7 +158,11 @@ def test_it_explains_a_reason_in_both_languages(portfolio):
     reason = {"code": "dbt_12m_high", "feature": "dbt_12m", "source": "scorecard", "impact": 0.7, "value": 23.3}
     with translation.override("en"):
         text = reason_text(reason)
-    assert "Days beyond terms" in text
-    assert "23.3" in text
+    assert text == "Days beyond terms, 12 months is high (23 days)."
+    margin = {"code": "net_margin_low", "feature": "net_margin", "source": "scorecard", "value": 0.02757}
+    with translation.override("en"):
+        assert reason_text(margin) == "Net margin is low (2.8%)."
     with translation.override("zh-hans"):
-        assert reason_text(reason)  # falls back to English until the lead translates
+        chinese = reason_text(reason)
+    assert "超期天数" in chinese
+    assert "23 天" in chinese
