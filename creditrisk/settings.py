@@ -157,6 +157,8 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Portfolios up to this size train PD models inside the page request; larger ones on a Celery worker.
+CREDITRISK_TRAIN_INLINE_MAX_CUSTOMERS = env_int("CREDITRISK_TRAIN_INLINE_MAX_CUSTOMERS", 5000, minimum=0)
 CREDITRISK_MAX_UPLOAD_BYTES = env_int("CREDITRISK_MAX_UPLOAD_MB", 200, minimum=1) * 1024 * 1024
 
 # --- security -------------------------------------------------------------------------------

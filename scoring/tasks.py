@@ -69,3 +69,26 @@ def rescore_chunk(run_id: int, first_id: int, last_id: int) -> None:
     run.refresh_from_db(fields=["chunks_done", "chunks_total"])
     if run.chunks_done >= run.chunks_total:
         scoring_run_finish(run=run)
+
+
+@shared_task(name="scoring.train_model", ignore_result=True, soft_time_limit=3000, time_limit=3600)
+def train_model(algorithm: str, labels: str, actor_id: int | None = None) -> int | None:
+    """Train a PD model in the background (pages queue it for large portfolios). Returns the version.
+
+    Not acks_late: training is not idempotent (each run stores a new version), so a lost worker loses the
+    run instead of training twice. A refusal (too little data, …) is logged; nothing is stored.
+    """
+    import logging
+
+    from django.contrib.auth import get_user_model
+
+    from scoring.ml.train import TrainingError
+    from scoring.training import model_train
+
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    try:
+        model = model_train(algorithm=algorithm, labels=labels, actor=actor)
+    except (TrainingError, ValueError) as exc:
+        logging.getLogger(__name__).warning("Model training refused: %s", exc)
+        return None
+    return model.version

@@ -8,6 +8,7 @@ import json
 import logging
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from creditrisk.core.decorators import permission_or_403, section_required
 from creditrisk.core.exceptions import Conflict, DomainError
 from customers.access import customer_get_for_user
+from customers.models import Customer
 from scoring import selectors, services
 from scoring.features import CATEGORICAL, SOURCE_LABELS, feature_catalogue, reason_text
 from scoring.forms import (
@@ -547,12 +549,22 @@ def model_detail(request, version: int):
 @section_required("scoring")
 @require_POST
 def model_train(request):
-    """Train a model inline (the demo portfolio trains in seconds); the new version starts as challenger."""
+    """Train a model: inline for small portfolios (seconds), on a worker above
+    CREDITRISK_TRAIN_INLINE_MAX_CUSTOMERS; the new version starts as challenger."""
     permission_or_403(request.user, "scoring.add_modelversion")
     training = _training()
     form = TrainModelForm(request.POST)
     if training is None or not form.is_valid():
         messages.error(request, _("Choose an algorithm and a label source."))
+        return _redirect_htmx_aware(request, reverse("scoring:models"))
+    if Customer.objects.count() > settings.CREDITRISK_TRAIN_INLINE_MAX_CUSTOMERS:
+        # Large portfolios train on a worker: a page request must not wait minutes.
+        from scoring.tasks import train_model as train_model_task
+
+        train_model_task.delay_on_commit(form.cleaned_data["algorithm"], form.cleaned_data["labels"],
+                                         request.user.pk)
+        messages.success(request, _("Training started on a worker. The new version appears in the registry "
+                                    "when it is done (a few minutes on a large portfolio)."))
         return _redirect_htmx_aware(request, reverse("scoring:models"))
     try:
         model = training.model_train(algorithm=form.cleaned_data["algorithm"],

@@ -112,3 +112,28 @@ def test_it_reports_a_training_failure_without_a_server_error(manager, client_fo
 
 def test_it_404s_an_unknown_version(manager, client_for):
     assert client_for(manager).get(reverse("scoring:model", args=[99])).status_code == 404
+
+
+def test_it_queues_training_on_a_worker_for_a_large_portfolio(manager, client_for, settings,
+                                                                 django_capture_on_commit_callbacks):
+    from customers.models import Customer
+    from scoring.models import ModelVersion
+
+    Customer.objects.create(code="BIG1", name="Big portfolio stand-in")
+    settings.CREDITRISK_TRAIN_INLINE_MAX_CUSTOMERS = 0
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client_for(manager).post(reverse("scoring:model_train"),
+                                            {"algorithm": "logistic", "labels": "derived"})
+    assert response.status_code == 302
+    assert len(callbacks) == 1  # the task is sent only once the request's transaction commits
+    assert not ModelVersion.objects.exists()
+
+
+def test_the_training_task_refuses_too_little_data_without_storing_anything(manager):
+    from customers.models import Customer
+    from scoring.models import ModelVersion
+    from scoring.tasks import train_model
+
+    Customer.objects.create(code="TINY", name="Tiny")
+    assert train_model("logistic", "derived", manager.pk) is None
+    assert not ModelVersion.objects.exists()
