@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from customers.models import FinancialStatement
+from customers.models import CreditReport, FinancialStatement
 
 Z_MODELS = {
     "z_score": {"weights": (1.2, 1.4, 3.3, 0.6, 1.0), "constant": 0.0, "zones": (1.81, 2.99)},
@@ -165,6 +165,14 @@ def _keep(frame: pd.DataFrame, wanted: set | None) -> pd.DataFrame:
     return frame if wanted is None else frame[frame["customer_id"].isin(wanted)]
 
 
+def _decimal_floats(values: pd.Series, model, field_name: str) -> pd.Series:
+    """Floats read in SQL, rounded to the field's decimal places as the ORM would (SQLite may hold a
+    stored REAL with noise beyond them); on PostgreSQL the rounding changes nothing."""
+    floats = pd.to_numeric(values, errors="coerce").astype("float64")
+    places = getattr(model._meta.get_field(field_name), "decimal_places", None)
+    return floats.round(places) if places is not None else floats
+
+
 def _fetch(sql: str, params: dict) -> pd.DataFrame:
     from customers.selectors import _fetch_frame
 
@@ -217,7 +225,7 @@ def financials_frame(*, as_of: dt.date, customer_ids=None, annual_only: bool = F
     frame["period_end"] = _dates(frame["period_end"])
     frame["audited"] = frame["audited"].astype(bool)
     for column in _NUMERIC:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        frame[column] = _decimal_floats(frame[column], FinancialStatement, column)
     analysis = analyse_frame(frame)
     frame["statement_age_days"] = _age_days(as_of, frame["period_end"])
     return pd.concat([frame, analysis], axis=1)
@@ -276,7 +284,7 @@ def credit_report_frame(*, as_of: dt.date, customer_ids=None) -> pd.DataFrame:
     latest = frame.set_index("customer_id")
     latest.index = latest.index.astype("int64")
     for column in ("score", "pd", "payment_index", "recommended_limit", "legal_events", "previous_score"):
-        latest[column] = pd.to_numeric(latest[column], errors="coerce").astype("float64")
+        latest[column] = _decimal_floats(latest[column], CreditReport, column.removeprefix("previous_"))
     latest["report_date"] = _dates(latest["report_date"])
     latest["previous_report_date"] = _dates(latest["previous_report_date"])
     latest["report_age_days"] = _age_days(as_of, latest["report_date"])

@@ -20,13 +20,13 @@ re-running a chunk replaces that chunk's rows in the run, so a retried chunk cha
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import gc
 import io
 import json
 import logging
 import math
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -394,23 +394,31 @@ def _score_rows(run: ScoringRun, scored: pd.DataFrame, *, scale_id, created_at) 
     return list(zip(*columns, strict=True))
 
 
+# COPY text format: backslash, tab, newline and carriage return are escaped; None is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]").search
+
+
 def _copy(table: str, columns: list[str], rows: list[tuple], *, not_null: tuple[str, ...] = ()) -> None:
-    """PostgreSQL COPY FROM STDIN (CSV) — the fastest bulk insert; '' in not_null columns stays ''."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
-    buffer.seek(0)
-    options = "FORMAT csv"
-    if not_null:
-        options += f", FORCE_NOT_NULL ({', '.join(not_null)})"
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH ({options})"
+    """PostgreSQL COPY FROM STDIN (text format) — the fastest bulk insert.
+
+    None becomes NULL and '' stays '' in every column (``not_null`` is accepted for compatibility:
+    the text format never reads '' as NULL). Text rather than CSV: no quoting of the JSON columns,
+    about three times faster to build.
+    """
+    special, escapes = _COPY_SPECIAL, _COPY_ESCAPES
+    text = "".join(["\t".join(["\\N" if v is None
+                               else t.translate(escapes) if special(t := v if v.__class__ is str else str(v)) else t
+                               for v in row]) + "\n"
+                    for row in rows])
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     with connection.cursor() as cursor:
         raw = cursor.cursor
         if hasattr(raw, "copy_expert"):  # psycopg2
-            raw.copy_expert(sql, buffer)
+            raw.copy_expert(sql, io.StringIO(text))
         else:  # psycopg 3
             with raw.copy(sql) as copy:
-                copy.write(buffer.getvalue())
+                copy.write(text)
 
 
 def _insert_scores(rows: list[tuple], *, batch_size: int = 5000) -> None:
@@ -427,13 +435,28 @@ def _insert_scores(rows: list[tuple], *, batch_size: int = 5000) -> None:
             cursor.executemany(sql, rows[start:start + batch_size])
 
 
-def _update_customers(scored: pd.DataFrame, *, scored_at) -> None:
-    """Customer.current_score/grade/pd/scored_at for every scored customer, in one set-based write."""
+def _update_customers(scored: pd.DataFrame, *, scored_at, run: ScoringRun | None = None) -> None:
+    """Customer.current_score/grade/pd/scored_at for every scored customer, in one set-based write.
+
+    On PostgreSQL, given the ``run`` whose score rows were just written (with ``scored_at`` as their
+    created_at), the values are taken from those rows in the database — the same numbers, without
+    sending them a second time. The customer table is set up for HOT updates (customers migration 0004):
+    no index covers these columns and pages keep free space, so no other index is touched.
+    """
     from customers.models import Customer
 
     if not len(scored):
         return
     table = Customer._meta.db_table
+    if run is not None and connection.vendor == "postgresql":
+        low, high = int(scored.index.min()), int(scored.index.max())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET current_score = s.score, current_grade = s.final_grade, "  # noqa: S608
+                f"current_pd = s.final_pd, scored_at = s.created_at FROM {Score._meta.db_table} AS s "
+                "WHERE s.run_id = %s AND s.customer_id BETWEEN %s AND %s AND s.created_at = %s "
+                "AND c.id = s.customer_id", [run.pk, low, high, _adapt(scored_at, "datetime")])
+        return
     score = np.where(np.isnan(scored["score"].to_numpy(dtype=float)), np.nan, scored["score"].to_numpy(dtype=float))
     rows = list(zip(scored.index.astype(int).tolist(), _num(score, 2), scored["final_grade"].tolist(),
                     _num(np.clip(scored["final_pd"].to_numpy(dtype=float), 0, 1), 6), strict=True))
@@ -509,7 +532,7 @@ def scoring_run_chunk(*, run: ScoringRun, customer_ids=None, chunk_key: str = "a
             Score.objects.filter(run=run).delete()
         _insert_scores(rows)
         lap("write_scores")
-        _update_customers(scored, scored_at=now)
+        _update_customers(scored, scored_at=now, run=run)
         lap("update_customers")
         counts = _chunk_counts(features, scored, context)
         if context.warnings:

@@ -247,3 +247,23 @@ def test_it_keeps_the_columns_the_rescore_writes_out_of_every_index():
         if connection.vendor == "postgresql":
             cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [table])
             assert "fillfactor=50" in (cursor.fetchone()[0] or [])
+
+
+@pytest.mark.django_db
+def test_it_bulk_writes_awkward_text_unchanged():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL only")
+    from django.utils.safestring import mark_safe
+
+    values = ['{"a":"tab\\there","b":"quote \\" back\\\\slash"}', "line\nbreak\r\tand \\N literally", "", "中文 ✓",
+              mark_safe("a str subclass\twith a tab")]
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copy_probe (n int, t text, j jsonb)")
+        services._copy("copy_probe", ["n", "t", "j"], [(n, v, '{"v": 1.5e-07}') for n, v in enumerate(values)]
+                       + [(99, None, "null")])
+        cursor.execute("SELECT n, t, j->>'v' FROM copy_probe ORDER BY n")
+        rows = cursor.fetchall()
+    assert [r[1] for r in rows] == [*values, None]
+    assert rows[0][2] is not None
