@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -164,10 +165,16 @@ def _render(request, context: dict, status: int = 200):
     if result is not None:
         context["result_counts"] = [(COUNT_LABELS.get(name, name), value) for name, value in result.counts.items()]
         context["result_kind"] = KIND_LABELS.get(result.kind, result.kind)
-    template = "customers/imports.html#panel" if request.htmx else "customers/imports.html"
-    if request.htmx:
-        status = 200  # htmx only swaps 2xx responses; the panel carries the error
-    return render(request, template, _context(request, **context), status=status)
+    if not request.htmx:
+        return render(request, "customers/imports.html", _context(request, **context), status=status)
+    # htmx only swaps 2xx responses; the panel carries the error. After a POST (a dry run or a commit
+    # adds to the audit trail) the "Recent imports" card comes along as an out-of-band swap.
+    context = _context(request, **context)
+    response = render(request, "customers/imports.html#panel", context)
+    if request.method == "POST":
+        response.content += render_to_string("customers/imports.html#recent", {**context, "oob": True},
+                                             request=request).encode(response.charset)
+    return response
 
 
 def _run(request, *, path: Path, kind: str, file_name: str, dry_run: bool, create_attributes: bool,

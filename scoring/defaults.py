@@ -40,6 +40,15 @@ _GRADES = [
 ]
 
 
+# Chinese labels of the default grades (shown when the interface language is Simplified Chinese).
+GRADE_LABELS_ZH = {
+    "A1": "极低风险", "A2": "很低风险", "A3": "低风险", "B1": "较低风险", "B2": "中等风险",
+    "B3": "可接受风险", "C1": "偏高风险", "C2": "高风险", "D": "很高风险", "E": "违约或接近违约",
+}
+SCALE_NAME = "Default master scale"
+SCALE_NAME_ZH = "默认主标尺"
+
+
 def score_for_pd(pd_value: float, *, base_score: float = BASE_SCORE, base_odds: float = BASE_ODDS,
                  pdo: float = PDO) -> float:
     odds = (1 - pd_value) / pd_value
@@ -56,7 +65,7 @@ def default_grades() -> list[dict]:
         is_worst = rank == len(_GRADES)
         min_score = None if is_worst else Decimal(round(score_for_pd(float(pd_max_dec))))
         grades.append({
-            "code": code, "rank": rank, "label": label,
+            "code": code, "rank": rank, "label": label, "label_zh": GRADE_LABELS_ZH.get(code, ""),
             "min_score": min_score, "max_score": previous_min_score,
             "pd_min": pd_min, "pd_max": pd_max_dec,
             "max_limit_pct_revenue": Decimal(policy["pct"]), "max_limit_amount": Decimal(policy["amount"]),
@@ -76,6 +85,7 @@ N = None  # an open bound
 
 SMALL_CARD = {
     "name": "Small customers — payment behaviour",
+    "name_zh": "小型客户——付款行为",
     "segment": "small",
     "description": "Short card for small customers: payment behaviour and length of the relationship only.",
     "factors": [
@@ -98,6 +108,7 @@ SMALL_CARD = {
 
 FULL_CARD = {
     "name": "Medium and large customers — full",
+    "name_zh": "中大型客户——完整评分卡",
     "segment": "medium_large",
     "description": "Full card: payment behaviour, financial statements (ratios, Altman Z″) and bureau data.",
     "factors": [
@@ -139,17 +150,40 @@ FULL_CARD = _shifted(FULL_CARD, -3)
 DEFAULT_SCORECARDS = [SMALL_CARD, FULL_CARD]
 
 
+def _has_field(model, name: str) -> bool:
+    return any(field.name == name for field in model._meta.get_fields())
+
+
+def fill_chinese_names(*, MasterScale, Grade, Scorecard) -> None:
+    """Give the shipped defaults (still under their English names) their Chinese names, if blank."""
+    MasterScale.objects.filter(name=SCALE_NAME, name_zh="").update(name_zh=SCALE_NAME_ZH)
+    for english, chinese in {g[1]: GRADE_LABELS_ZH[g[0]] for g in _GRADES}.items():
+        Grade.objects.filter(label=english, label_zh="").update(label_zh=chinese)
+    for card in DEFAULT_SCORECARDS:
+        Scorecard.objects.filter(name=card["name"], name_zh="").update(name_zh=card["name_zh"])
+
+
 def install_defaults(*, MasterScale, Grade, Scorecard, ScorecardFactor) -> None:
-    """Create master scale v1 (active) and the default scorecards (active), unless any already exist."""
+    """Create master scale v1 (active) and the default scorecards (active), unless any already exist.
+
+    The Chinese names are set when the models have them (migration 0002's historical models do not:
+    migration 0003 fills them in).
+    """
+    chinese = _has_field(MasterScale, "name_zh")
     if not MasterScale.objects.exists():
-        scale = MasterScale.objects.create(version=1, name="Default master scale", active=True,
-                                           description="Ten grades A1…E with score and PD bands and credit policy.")
-        Grade.objects.bulk_create([Grade(scale=scale, **grade) for grade in default_grades()])
+        scale = MasterScale.objects.create(version=1, name=SCALE_NAME, active=True,
+                                           description="Ten grades A1…E with score and PD bands and credit policy.",
+                                           **({"name_zh": SCALE_NAME_ZH} if chinese else {}))
+        Grade.objects.bulk_create([
+            Grade(scale=scale, **{k: v for k, v in grade.items() if chinese or k != "label_zh"})
+            for grade in default_grades()
+        ])
     if not Scorecard.objects.exists():
         for card in DEFAULT_SCORECARDS:
             scorecard = Scorecard.objects.create(
                 name=card["name"], segment=card["segment"], version=1, status="active",
                 base_score=BASE_SCORE, base_odds=BASE_ODDS, pdo=PDO, description=card["description"],
+                **({"name_zh": card["name_zh"]} if chinese else {}),
             )
             ScorecardFactor.objects.bulk_create([
                 ScorecardFactor(scorecard=scorecard, feature=feature, label=label, order=order, bins=bins,

@@ -104,6 +104,7 @@ class GradeRowForm(forms.Form):
 
     code = forms.CharField(label=_("Grade"), max_length=4, widget=_sized(3.5))
     label = forms.CharField(label=_("Label"), max_length=80, required=False, widget=_sized(11))
+    label_zh = forms.CharField(label=_("Label (Chinese)"), max_length=80, required=False, widget=_sized(8))
     min_score = forms.DecimalField(label=_("Score from"), max_digits=8, decimal_places=2, required=False,
                                    widget=_sized(5.5, number=True))
     pd_max = forms.DecimalField(label=_("PD below"), max_digits=9, decimal_places=6, required=False,
@@ -125,6 +126,7 @@ GradeFormSet = forms.formset_factory(GradeRowForm, extra=0, min_num=2, max_num=2
 
 class MasterScaleForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
+    name_zh = forms.CharField(label=_("Name (Chinese)"), max_length=120, required=False)
 
 
 class TrainModelForm(forms.Form):

@@ -11,10 +11,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 SCORE = {"max_digits": 8, "decimal_places": 2}
+
+
+def _localized(english: str, chinese: str) -> str:
+    """The Chinese text when the active language is Chinese and it is filled in, else the English."""
+    if chinese and (get_language() or "").lower().startswith("zh"):
+        return chinese
+    return english
 PROBABILITY = {"max_digits": 9, "decimal_places": 6}
 
 
@@ -26,6 +34,7 @@ class MasterScale(models.Model):
 
     version = models.PositiveIntegerField(_("version"), unique=True)
     name = models.CharField(_("name"), max_length=120)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=120, blank=True)
     active = models.BooleanField(_("active"), default=False)
     description = models.TextField(_("description"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
@@ -45,6 +54,9 @@ class MasterScale(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def display_name(self) -> str:
+        return _localized(self.name, self.name_zh)
 
 
 class RequiredSecurity(models.TextChoices):
@@ -67,6 +79,7 @@ class Grade(models.Model):
     code = models.CharField(_("grade"), max_length=4)
     rank = models.PositiveSmallIntegerField(_("rank"), help_text=_("1 is the best grade."))
     label = models.CharField(_("label"), max_length=80, blank=True)
+    label_zh = models.CharField(_("label (Chinese)"), max_length=80, blank=True)
     min_score = models.DecimalField(_("minimum score"), **SCORE, null=True, blank=True)
     max_score = models.DecimalField(_("maximum score"), **SCORE, null=True, blank=True)
     pd_min = models.DecimalField(_("minimum PD"), **PROBABILITY)
@@ -101,6 +114,9 @@ class Grade(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    def display_label(self) -> str:
+        return _localized(self.label, self.label_zh)
+
 
 # --- scorecards --------------------------------------------------------------------------------------
 
@@ -126,6 +142,7 @@ class Scorecard(models.Model):
     """
 
     name = models.CharField(_("name"), max_length=120)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=120, blank=True)
     segment = models.CharField(_("segment"), max_length=16, choices=ScorecardSegment.choices,
                                default=ScorecardSegment.ALL)
     segment_rule = models.JSONField(_("segment rule"), default=dict, blank=True)
@@ -157,6 +174,9 @@ class Scorecard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def display_name(self) -> str:
+        return _localized(self.name, self.name_zh)
 
 
 class ScorecardFactor(models.Model):

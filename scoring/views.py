@@ -374,7 +374,8 @@ def scale(request, version: int | None = None):
 def _grade_initial(scale: MasterScale | None) -> list[dict]:
     if scale is None:
         return []
-    return [{"code": g.code, "label": g.label, "min_score": g.min_score, "pd_max": g.pd_max,
+    return [{"code": g.code, "label": g.label, "label_zh": g.label_zh, "min_score": g.min_score,
+             "pd_max": g.pd_max,
              "max_limit_pct_revenue": g.max_limit_pct_revenue, "max_limit_amount": g.max_limit_amount,
              "standard_terms_days": g.standard_terms_days, "required_security": g.required_security,
              "review_months": g.review_months, "auto_approve": g.auto_approve} for g in scale.grades.all()]
@@ -398,7 +399,8 @@ def scale_new(request):
             grades = [dict(row) for row in formset.cleaned_data if row]
             try:
                 new = services.master_scale_new_version(actor=request.user, grades=grades,
-                                                        name=form.cleaned_data["name"])
+                                                        name=form.cleaned_data["name"],
+                                                        name_zh=form.cleaned_data["name_zh"])
             except (ValidationError, DomainError) as exc:
                 errors = _errors(exc)
             else:
@@ -409,7 +411,8 @@ def scale_new(request):
             errors = [_("Correct the highlighted grades.")]
     else:
         formset = GradeFormSet(prefix="grades", initial=_grade_initial(source))
-        form = MasterScaleForm(initial={"name": source.name if source else _("Master scale")})
+        form = MasterScaleForm(initial={"name": source.name if source else _("Master scale"),
+                                        "name_zh": source.name_zh if source else ""})
     return _page(request, "scoring/scale_form.html", {
         "title": _("New master scale version"), "formset": formset, "form": form, "source": source,
         "errors": errors,

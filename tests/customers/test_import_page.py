@@ -199,3 +199,37 @@ def test_it_shows_upload_errors_in_the_htmx_panel(client_for, analyst):
     assert 'id="import-panel"' in body
     assert "Upload a .csv" in body
     assert "<html" not in body
+
+
+@pytest.mark.django_db
+def test_it_refreshes_the_recent_imports_out_of_band_after_a_dry_run_and_a_commit(client_for, analyst):
+    CustomerFactory(code="C001")
+    client = client_for(analyst)
+
+    dry = client.post(reverse("imports"), {"kind": "invoices", "file": upload(GOOD, "fresh.csv"), "dry_run": "on"},
+                      HTTP_HX_REQUEST="true")
+
+    body = dry.content.decode()
+    assert 'id="import-panel"' in body
+    oob = body[body.index('id="recent-imports-card"'):]
+    assert 'hx-swap-oob="true"' in oob.split(">", 1)[0]
+    assert "fresh.csv" in oob
+    assert "dry run" in oob
+    assert "imported" not in oob
+
+    committed = client.post(reverse("imports_commit"), {"sha256": dry.context["sha256"], "kind": "invoices",
+                                                        "file_name": "fresh.csv"}, HTTP_HX_REQUEST="true")
+
+    oob = committed.content.decode().split('id="recent-imports-card"', 1)[1]
+    assert 'hx-swap-oob="true"' in oob.split(">", 1)[0]
+    assert oob.count("fresh.csv") == 2
+    assert "imported" in oob
+
+
+@pytest.mark.django_db
+def test_it_renders_the_full_page_list_without_out_of_band_markup(client_for, analyst):
+    response = client_for(analyst).get(reverse("imports"))
+
+    body = response.content.decode()
+    assert 'id="recent-imports-card"' in body
+    assert "hx-swap-oob" not in body
