@@ -648,7 +648,8 @@ def _next_scorecard_version(segment: str) -> int:
 
 @transaction.atomic
 def scorecard_create_draft(*, actor, segment: str | None = None, source: Scorecard | None = None,
-                           name: str | None = None, segment_rule: dict | None = None) -> Scorecard:
+                           name: str | None = None, segment_rule: dict | None = None,
+                           name_zh: str | None = None) -> Scorecard:
     """A new draft version: a copy of ``source`` (or the segment's active card), or an empty card."""
     if source is None:
         if segment not in ScorecardSegment.values:
@@ -657,6 +658,7 @@ def scorecard_create_draft(*, actor, segment: str | None = None, source: Scoreca
     segment = source.segment if source is not None else segment
     draft = Scorecard(
         name=(name or (source.name if source else "")).strip() or str(ScorecardSegment(segment).label),
+        name_zh=(name_zh if name_zh is not None else (source.name_zh if source and not name else "")).strip(),
         segment=segment,
         segment_rule=segment_rule if segment_rule is not None else (dict(source.segment_rule) if source else {}),
         version=_next_scorecard_version(segment), status=ScorecardStatus.DRAFT,
@@ -906,8 +908,8 @@ def scorecard_activate(*, scorecard: Scorecard, actor, reason: str = "") -> Scor
 # Master scale
 # =====================================================================================================
 
-_GRADE_FIELDS = ("code", "label", "min_score", "pd_max", "max_limit_pct_revenue", "max_limit_amount",
-                 "standard_terms_days", "required_security", "review_months", "auto_approve")
+_GRADE_FIELDS = ("code", "label", "label_zh", "min_score", "pd_max", "max_limit_pct_revenue",
+                 "max_limit_amount", "standard_terms_days", "required_security", "review_months", "auto_approve")
 
 
 def _grade_rows(grades: list[dict]) -> list[dict]:
@@ -959,7 +961,7 @@ def _grade_rows(grades: list[dict]) -> list[dict]:
 
 @transaction.atomic
 def master_scale_new_version(*, actor, grades: list[dict] | None = None, source: MasterScale | None = None,
-                             name: str | None = None) -> MasterScale:
+                             name: str | None = None, name_zh: str | None = None) -> MasterScale:
     """A new, inactive version: ``grades`` (best first) or a copy of ``source`` / the active scale."""
     source = source or selectors.master_scale_active()
     if grades is None:
@@ -969,6 +971,8 @@ def master_scale_new_version(*, actor, grades: list[dict] | None = None, source:
     rows = _grade_rows(grades)
     version = (MasterScale.objects.aggregate(m=Max("version"))["m"] or 0) + 1
     scale = MasterScale(version=version, name=(name or (source.name if source else "")).strip() or _("Master scale"),
+                        name_zh=(name_zh if name_zh is not None
+                                 else (source.name_zh if source and not name else "")).strip(),
                         active=False, created_by=actor if actor is not None and actor.is_authenticated else None)
     scale.full_clean()
     scale.save()
@@ -1021,6 +1025,8 @@ def score_override_propose(*, customer, proposed_grade: str, reason: str, actor,
     reason = (reason or "").strip()
     if not reason:
         errors["reason"] = [_("Give the reason for the override.")]
+    elif "\x00" in reason:  # PostgreSQL cannot store NUL characters
+        errors["reason"] = [_("Null characters are not allowed.")]
     bands = selectors.master_scale_bands()
     proposed_grade = (proposed_grade or "").strip()
     if bands is None or proposed_grade not in bands.codes:

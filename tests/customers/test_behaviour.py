@@ -333,3 +333,28 @@ def test_it_gives_the_same_outside_figures_for_the_portfolio_and_one_customer(ou
     for as_of in (D(2026, 2, 10), D(2026, 3, 5), D(2026, 4, 5)):
         frame = behaviour_frame(as_of=as_of)
         _assert_row_equals(frame.loc[outside.pk].to_dict(), customer_behaviour(customer=outside, as_of=as_of))
+
+
+def test_it_computes_payment_intervals_per_customer_whatever_the_order_payments_were_recorded_in(db):
+    from tests.customers.factories import PaymentFactory
+
+    a, b = CustomerFactory(code="GAP-A"), CustomerFactory(code="GAP-B")
+    # Recorded out of date order and interleaved between the customers; A pays twice on one day.
+    for customer, reference, day, amount in ((a, "A3", D(2026, 6, 20), "30"), (b, "B2", D(2026, 5, 1), "10"),
+                                             (a, "A1", D(2026, 6, 1), "10"), (b, "B1", D(2026, 1, 1), "20"),
+                                             (a, "A2", D(2026, 6, 1), "20"), (b, "B0", D(2025, 6, 30), "99")):
+        PaymentFactory(customer=customer, reference=reference, date=day, amount=Decimal(amount))
+    frame = behaviour_frame(as_of=AS_OF)
+    row_a, row_b = frame.loc[a.pk], frame.loc[b.pk]
+    assert row_a["payment_count_12m"] == 3
+    assert row_a["payment_interval_mean_days"] == pytest.approx(9.5)              # gaps 0 and 19 days
+    assert row_a["payment_interval_std_days"] == pytest.approx(math.sqrt(2 * 9.5**2))
+    assert row_a["payment_amount_std_12m"] == pytest.approx(10)                   # 10, 20, 30
+    assert row_b["payment_count_12m"] == 2                                        # B0 is 365 days old
+    assert row_b["payment_interval_mean_days"] == pytest.approx(120)              # one gap of 120 days
+    assert math.isnan(row_b["payment_interval_std_days"])
+    assert (row_a["payment_count_3m"], row_b["payment_count_3m"]) == (3, 1)         # B1 is 180 days old
+    for customer in (a, b):
+        portfolio_row = {k: None if isinstance(v, float) and math.isnan(v) else v
+                         for k, v in frame.loc[customer.pk].to_dict().items()}
+        assert customer_behaviour(customer=customer, as_of=AS_OF) == portfolio_row
