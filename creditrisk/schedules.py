@@ -26,6 +26,12 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         description="Re-scores every customer as of today (chunked across the workers).",
     ),
     DefaultSchedule(
+        name="Dashboard refresh",
+        task="monitoring.refresh_dashboard",
+        crontab={"minute": "*/10", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
+        description="Recomputes the portfolio dashboard's figures so no page view waits for them.",
+    ),
+    DefaultSchedule(
         name="Hourly broker heartbeat",
         task="core.heartbeat",
         crontab={"minute": "5", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},

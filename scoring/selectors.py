@@ -121,7 +121,9 @@ def score_list(*, filters=None) -> QuerySet[Score]:
             qs = qs.filter(as_of=as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)))
         except ValueError:
             qs = qs.none()
-    return qs.order_by("-created_at", "-id")
+    # Scores are only ever appended, so the primary key orders them by time and its index serves the
+    # newest-first page without sorting millions of rows; the model's artefact and metrics are never needed.
+    return qs.defer("model__artefact", "model__metrics").order_by("-id")
 
 
 def customer_score_history(*, customer, limit: int = 50) -> list[Score]:

@@ -61,3 +61,15 @@ def test_every_role_can_open_the_dashboard_but_an_outsider_cannot(client_for, pe
     for role, user in personas.items():
         status = client_for(user).get("/dashboard/").status_code
         assert status == (403 if role == "outsider" else 200), role
+
+
+def test_the_refresh_task_recomputes_the_cached_figures(portfolio):
+    from monitoring.tasks import refresh_dashboard
+
+    today = timezone.localdate()
+    assert portfolio_summary(as_of=today)["open_ar"] == Decimal("950.00")
+    a, _b = portfolio
+    _invoice(a, "I9", 5, "50.00")
+    assert portfolio_summary(as_of=today)["open_ar"] == Decimal("950.00")  # served from the cache
+    refresh_dashboard()
+    assert portfolio_summary(as_of=today)["open_ar"] == Decimal("1000.00")
