@@ -267,20 +267,13 @@ def _industry_label(value: str) -> str:
     return f"{industry.code} {industry.name_zh if zh and industry.name_zh else industry.name}"
 
 
-AGING_BUCKETS = [
-    ("ar_current", gettext_lazy("Current")),
-    ("ar_1_30", gettext_lazy("1–30 days")),
-    ("ar_31_60", gettext_lazy("31–60 days")),
-    ("ar_61_90", gettext_lazy("61–90 days")),
-    ("ar_90_plus", gettext_lazy("90+ days")),
-]
 AGING_COLORS = ["#1f7a4d", "#8fb339", "#d39e00", "#d9661f", "#b3261e"]
 
 
 def _tab_transactions(request, customer):
     today = timezone.localdate()
     behaviour = selectors.customer_behaviour(customer=customer, as_of=today)
-    aging = [(label, behaviour.get(key) or 0) for key, label in AGING_BUCKETS]
+    aging = [(label, behaviour.get(key) or 0) for key, label in selectors.AGING_BUCKETS]
     chart = {
         "type": "bar",
         "format": "money",
